@@ -1,0 +1,1 @@
+"""Command groups of the `dealbooks` CLI, registered in ``dealbooks.cli``."""
