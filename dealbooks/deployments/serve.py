@@ -32,6 +32,9 @@ def build_deployments(settings: InvoiceSettings | None = None, *, blocks: dict[s
     settings = settings or InvoiceSettings()
     params: dict[str, Any] = {"blocks": blocks} if blocks else {}
     single = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    # A sync asked for while one runs waits its turn: the running one may have read QuickBooks before
+    # the change that triggered the new one (the dispatcher coalesces the waiting ones).
+    queued = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     won_trigger = DeploymentEventTrigger(
         name="deal won", expect={DEAL_WON_EVENT}, match={"prefect.resource.id": "dealbooks.deal.*"},
         parameters={"crm": "{{ event.payload.crm }}", "deal_ids": ["{{ event.payload.deal_id }}"], **params})
@@ -49,7 +52,7 @@ def build_deployments(settings: InvoiceSettings | None = None, *, blocks: dict[s
             description="Invoice won deals whose webhooks were lost, and retry failed ones."),
         status_sync.to_deployment(
             name="status-sync", schedules=[Cron(settings.sync_cron, timezone=settings.timezone)], parameters=params,
-            triggers=[qbo_trigger] if triggers else [], concurrency_limit=single, tags=["dealbooks"],
+            triggers=[qbo_trigger] if triggers else [], concurrency_limit=queued, tags=["dealbooks"],
             description="Invoice status and payments from QuickBooks back to the deals; payment alerts."),
         payment_alerts.to_deployment(
             name="payment-alerts", parameters=params, concurrency_limit=single, tags=["dealbooks"],

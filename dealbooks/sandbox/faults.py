@@ -3,6 +3,8 @@
 Order per request: latency → forced 429 ("throttle_next") → random 5xx → random hang (timeout) →
 the real handler → with ``drop_after_commit_rate`` the handler's effect stays but the response is
 cut off mid-body, which is what a client sees when a connection dies after the server committed.
+``only_paths`` limits the faults to requests under those path prefixes (QuickBooks: the Accounting
+API; Intuit's token service is another host with its own availability).
 """
 
 from __future__ import annotations
@@ -44,16 +46,18 @@ class FaultMiddleware:
         service: str,
         throttle_response: ThrottleResponse = default_throttle_response,
         error_response: Callable[[], Response] = default_error_response,
+        only_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.state = state
         self.service = service
         self.throttle_response = throttle_response
         self.error_response = error_response
+        self.only_paths = only_paths
         self.random = random.Random()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self._applies(scope):
             await self.app(scope, receive, send)
             return
         faults = self.state.faults[self.service]
@@ -76,6 +80,12 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         await self._run_and_drop(scope, receive, send)
+
+    def _applies(self, scope: Scope) -> bool:
+        if not self.only_paths:
+            return True
+        path, root = scope["path"], scope.get("root_path", "")
+        return path.removeprefix(root).startswith(self.only_paths)
 
     async def _run_and_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         started: list[Message] = []

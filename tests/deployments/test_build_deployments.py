@@ -19,7 +19,8 @@ def test_deployments_carry_schedules_timezone_triggers_and_concurrency() -> None
     assert deployments["poll-won-deals"].schedules[0].schedule.interval.total_seconds() == 420
     for name in ("status-sync", "poll-won-deals", "overdue-reminders", "payment-alerts"):
         assert deployments[name].concurrency_limit == 1
-        assert deployments[name].concurrency_options.collision_strategy.value == "CANCEL_NEW"
+        expected = "ENQUEUE" if name == "status-sync" else "CANCEL_NEW"  # a change must never wait for tomorrow
+        assert deployments[name].concurrency_options.collision_strategy.value == expected
     assert [t.expect for t in deployments["invoice-on-deal-won"].triggers] == [{"dealbooks.deal.won"}]
     assert [t.expect for t in deployments["status-sync"].triggers] == [{"dealbooks.quickbooks.changed"}]
     assert all(d.parameters == {"blocks": {"qbo": "acme"}} for d in deployments.values())

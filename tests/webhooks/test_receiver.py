@@ -143,3 +143,36 @@ def test_oversized_and_malformed_bodies_are_refused(receiver: Any) -> None:
     assert client.post("/webhooks/pipedrive", content=b"x" * (MAX_BODY + 1), headers=auth).status_code == 413
     assert client.post("/webhooks/pipedrive", content=b"{not json", headers=auth).status_code == 400
     assert configured.ledger.inbox.list() == []
+
+
+def _qbo_change(configured: Any, payment_id: str) -> tuple[bytes, dict[str, str]]:
+    qbo = configured.sandbox.config["qbo"]
+    body = json.dumps({"eventNotifications": [{"realmId": qbo["realm_id"], "dataChangeEvent": {"entities": [
+        {"name": "Payment", "id": payment_id, "operation": "Create",
+         "lastUpdated": "2026-11-21T10:00:00.000Z"}]}}]}).encode()
+    return body, {"intuit-signature": sign(qbo["webhook_verifier_token"], body)}
+
+
+def test_quickbooks_changes_join_a_sync_that_has_not_started(receiver: Any) -> None:
+    from prefect.states import Running
+
+    client, configured, names = receiver
+    deployment = f"status-sync/{names['sync']}"
+    for payment_id in ("81", "82"):
+        body, headers = _qbo_change(configured, payment_id)
+        assert client.post("/webhooks/quickbooks", content=body, headers=headers).status_code == 200
+    (waiting,) = _runs(deployment)  # the second change joins the run that will read both
+
+    async def start(run_id: Any) -> None:
+        async with get_client() as prefect:
+            await prefect.set_flow_run_state(run_id, Running(), force=True)
+
+    anyio.run(start, waiting.id)
+    body, headers = _qbo_change(configured, "83")  # the running sync may have read QuickBooks already
+    assert client.post("/webhooks/quickbooks", content=body, headers=headers).status_code == 200
+    runs = _runs(deployment)
+    assert len(runs) == 2 and {r.state_type.value for r in runs} == {"RUNNING", "SCHEDULED"}
+    deliveries = {d.subject: d for d in configured.ledger.inbox.list("quickbooks")}
+    assert {s: d.status for s, d in deliveries.items()} == {f"Payment:{i}": "dispatched" for i in ("81", "82", "83")}
+    assert deliveries["Payment:81"].detail == deliveries["Payment:82"].detail == str(waiting.id)
+    assert deliveries["Payment:83"].detail not in (str(waiting.id), "")

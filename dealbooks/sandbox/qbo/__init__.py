@@ -59,7 +59,8 @@ def build(ctx: SandboxContext) -> ASGIApp:
     api = AccountingApi(ctx, rt.store, rt.oauth, rt.emitter)
     faulty = FaultMiddleware(api.app(), ctx.state, NAME,
                              throttle_response=lambda: errors.throttle_response(ctx.state.now()),
-                             error_response=lambda: errors.system_error_response(ctx.state.now()))
+                             error_response=lambda: errors.system_error_response(ctx.state.now()),
+                             only_paths=("/v3/",))
     rt.throttle = ThrottleMiddleware(faulty, rt.store)
     return StatsMiddleware(rt.throttle, rt.stats)
 
