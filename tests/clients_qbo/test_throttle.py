@@ -65,7 +65,7 @@ def test_forced_429_storm_is_retried_honouring_retry_after(throttled_sandbox: An
     client = _client(throttled_sandbox, tmp_path, sleeps)
     requests.post(f"{throttled_sandbox.url}/_sandbox/faults/qbo", json={"throttle_next": 2}, timeout=10)
     assert client.company_info()["CompanyName"]
-    assert sleeps == [0.05, 0.05]  # Retry-After (60 s) honoured, capped by this test's policy
+    assert sleeps == [0.05, 0.05]  # Retry-After (1 s) honoured, capped by this test's policy
     requests.post(f"{throttled_sandbox.url}/_sandbox/faults/qbo", json={"throttle_next": 5}, timeout=10)
     try:
         client.company_info()

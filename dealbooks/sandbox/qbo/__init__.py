@@ -58,7 +58,7 @@ def build(ctx: SandboxContext) -> ASGIApp:
     rt = runtime(ctx)
     api = AccountingApi(ctx, rt.store, rt.oauth, rt.emitter)
     faulty = FaultMiddleware(api.app(), ctx.state, NAME,
-                             throttle_response=lambda: errors.throttle_response(ctx.state.now()),
+                             throttle_response=lambda: errors.throttle_response(ctx.state.now(), retry_after=1),
                              error_response=lambda: errors.system_error_response(ctx.state.now()),
                              only_paths=("/v3/",))
     rt.throttle = ThrottleMiddleware(faulty, rt.store)
