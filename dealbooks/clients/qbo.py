@@ -284,16 +284,22 @@ class QboClient:
         """The invoice with ``DocNumber`` ``doc_number``, or ``None``."""
         return _first(self.query(f"SELECT * FROM Invoice WHERE DocNumber = {quote(doc_number)}"), "Invoice")
 
-    def create_invoice_once(self, payload: Mapping[str, Any], request_id: str, marker: str) -> tuple[dict[str, Any], bool]:
+    def create_invoice_once(self, payload: Mapping[str, Any], request_id: str, marker: str, *,
+                            lookup: bool = True) -> tuple[dict[str, Any], bool]:
         """Find the invoice carrying ``marker`` or create it (with the marker in ``PrivateNote``).
+
+        Args:
+            lookup: search for the marker first. Skip it only when no earlier attempt can have
+                created the invoice (the ``requestid`` still covers retries within this call).
 
         Returns:
             ``(invoice, created)``.
         """
-        customer = (payload.get("CustomerRef") or {}).get("value")
-        existing = self.find_invoice_by_marker(marker, customer_id=customer)
-        if existing is not None:
-            return existing, False
+        if lookup:
+            customer = (payload.get("CustomerRef") or {}).get("value")
+            existing = self.find_invoice_by_marker(marker, customer_id=customer)
+            if existing is not None:
+                return existing, False
         body = dict(payload)
         note = body.get("PrivateNote") or ""
         if marker not in note:

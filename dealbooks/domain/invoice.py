@@ -44,6 +44,7 @@ class CompanyContext:
     fallback_item: ItemRef | None = None
     tax_code_ids: frozenset[str] = frozenset()
     term_days: dict[str, int] = field(default_factory=dict)
+    online_payments: bool = False  # SalesFormsPrefs.ETransactionPaymentEnabled: invoices can carry a pay link
 
     @property
     def is_us(self) -> bool:

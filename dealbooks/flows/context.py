@@ -74,6 +74,11 @@ class RunContext:
         return Ledger(self.ledger_url)
 
     @cached_property
+    def customers(self) -> dict[str, Any]:
+        """QuickBooks customers found or created in this run, by email (saves a lookup per deal)."""
+        return {}
+
+    @cached_property
     def qbo_block(self) -> QuickBooksCredentials:
         return load_block("qbo", self.blocks)
 

@@ -31,7 +31,7 @@ def read_company(ctx: RunContext) -> Any:
 def invoice_deal(ctx: RunContext, company: Any, crm: str, deal_id: str, dry_run: bool) -> DealOutcome:
     return invoice_one_deal(crm_name=crm, deal_id=deal_id, crm=ctx.crm(crm), qbo=ctx.qbo, ledger=ctx.ledger,
                             settings=ctx.settings, company=company, dry_run=dry_run,
-                            flow_run_id=str(flow_run.get_id() or ""))
+                            flow_run_id=str(flow_run.get_id() or ""), customers=ctx.customers)
 
 
 @flow(name="invoice-on-deal-won", log_prints=True)

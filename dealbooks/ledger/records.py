@@ -39,6 +39,15 @@ class SyncRecords(Repository):
                                   attempts=SyncRecord.attempts + 1, flow_run_id=flow_run_id,
                                   updated_at=now))
 
+    def begin(self, run_kind: str, record_type: str, record_key: str, *, message: str, flow_run_id: str = "") -> bool:
+        """Note that work on a record that has no outcome yet is starting: a ``failed``/``interrupted``
+        row (0 attempts) stays behind if the process dies before ``record``. Returns whether it was new."""
+        now = utcnow()
+        return bool(self.insert_ignore(SyncRecord.__table__, [dict(
+            run_kind=run_kind, record_type=record_type, record_key=record_key, outcome="failed",
+            category="interrupted", message=message[:4000], attempts=0, flow_run_id=flow_run_id,
+            first_seen_at=now, updated_at=now)]))
+
     def get(self, run_kind: str, record_key: str) -> SyncRecord | None:
         with self.session() as s:
             return s.scalar(select(SyncRecord).filter_by(run_kind=run_kind, record_key=record_key))

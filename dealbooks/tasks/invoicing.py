@@ -1,8 +1,13 @@
 """Invoicing steps: read the company once per run, then turn one won deal into one invoice.
 
-``invoice_one_deal`` is the whole exactly-once path for a deal: ledger link first, then QBO's
-lookup-before-create with a deterministic ``requestid``, then the link under its unique
-constraint. Whatever happens, the deal's outcome is recorded in the ledger.
+``invoice_one_deal`` is the whole exactly-once path for a deal: ledger link first, then the create
+with a deterministic ``requestid``, then the link under its unique constraint. The create is
+preceded by QBO's lookup-before-create whenever an earlier attempt may have created the invoice
+(the ledger has a record of the deal: an interrupted attempt leaves one behind). Whatever happens,
+the deal's outcome is recorded in the ledger.
+
+QBO requests per new invoice: the create, plus a read for the pay link when the company takes
+online payments, plus the customer lookup (once per customer and run: ``customers`` caches it).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dealbooks.ledger import Ledger
 
 log = logging.getLogger("dealbooks.invoicing")
 RUN_KIND = "invoice_on_won"
+INTERRUPTED = ("The invoice was being created when the run stopped. The next run (or poll-won-deals) looks "
+               "the invoice up in QuickBooks before creating one, so retrying is safe.")
 
 
 @dataclass
@@ -69,6 +76,7 @@ def company_context(qbo: Any, settings: Any) -> CompanyContext:
         fallback_item=fallback,
         tax_code_ids=tax_codes,
         term_days=terms,
+        online_payments=bool(sales.get("ETransactionPaymentEnabled")),
     )
 
 
@@ -77,10 +85,22 @@ def today_for(company: CompanyContext, now: datetime | None = None) -> date:
     return company_today(now or datetime.now(timezone.utc), company.timezone)
 
 
-def find_or_create_customer(qbo: Any, deal: Deal, settings: Any, company: CompanyContext) -> QboCustomer:
-    """Match by email, then DisplayName; else create. Optionally update details that differ."""
+def find_or_create_customer(qbo: Any, deal: Deal, settings: Any, company: CompanyContext,
+                            customers: dict[str, QboCustomer] | None = None) -> tuple[QboCustomer, bool]:
+    """Match by email, then DisplayName; else create. Optionally update details that differ.
+
+    Args:
+        customers: this run's customers by email; a hit costs no QBO request.
+
+    Returns:
+        ``(customer, created)``: ``created`` when the customer is new in this call.
+    """
     draft = customer_draft(deal, settings)
+    key = draft.email.strip().lower()
+    if customers is not None and key in customers:
+        return customers[key], False
     found = qbo.find_customer_by_email(draft.email) or qbo.find_customer_by_name(draft.display_name)
+    created = found is None
     if found is None:
         request_id = f"cust-{deal.crm[:2]}-{deal.id}"[:50]
         try:
@@ -90,20 +110,25 @@ def find_or_create_customer(qbo: Any, deal: Deal, settings: Any, company: Compan
                 f"Deal {deal.id}: the name {draft.display_name!r} is already used by a QuickBooks vendor or "
                 "employee (or an inactive customer), so the customer cannot be created. Rename one of them, "
                 "or make the existing customer active with this email.", category="duplicate_name") from exc
-        return QboCustomer.from_qbo(found)
     customer = QboCustomer.from_qbo(found)
-    if settings.update_customer_details:
+    if not created and settings.update_customer_details:
         changes = customer_updates(customer, draft)
         if changes:
             customer = QboCustomer.from_qbo(qbo.update_customer(customer.id, changes))
-    return customer
+    if customers is not None and key:
+        customers[key] = customer
+    return customer, created
 
 
 def invoice_one_deal(*, crm_name: str, deal_id: str, crm: CrmClient, qbo: Any, ledger: Ledger, settings: Any,
-                     company: CompanyContext, dry_run: bool = False, flow_run_id: str = "") -> DealOutcome:
-    """Invoice one won deal exactly once and write the invoice back to the deal; never raises."""
+                     company: CompanyContext, dry_run: bool = False, flow_run_id: str = "",
+                     customers: dict[str, QboCustomer] | None = None) -> DealOutcome:
+    """Invoice one won deal exactly once and write the invoice back to the deal; never raises.
+
+    ``customers`` is the run's customer cache (see ``find_or_create_customer``).
+    """
     try:
-        outcome = _invoice(crm_name, deal_id, crm, qbo, ledger, settings, company, dry_run)
+        outcome = _invoice(crm_name, deal_id, crm, qbo, ledger, settings, company, dry_run, flow_run_id, customers)
     except DealbooksError as exc:
         outcome = DealOutcome(crm_name, deal_id, "excluded" if exc.category in ("not_won", "not_allowed") else "failed",
                               exc.category, exc.message)
@@ -117,30 +142,43 @@ def invoice_one_deal(*, crm_name: str, deal_id: str, crm: CrmClient, qbo: Any, l
 
 
 def _invoice(crm_name: str, deal_id: str, crm: CrmClient, qbo: Any, ledger: Ledger, settings: Any,
-             company: CompanyContext, dry_run: bool) -> DealOutcome:
+             company: CompanyContext, dry_run: bool, flow_run_id: str,
+             customers: dict[str, QboCustomer] | None) -> DealOutcome:
+    key = f"{crm_name}:{deal_id}"
     link = ledger.links.get(crm_name, deal_id)
-    previous = ledger.records.get(RUN_KIND, f"{crm_name}:{deal_id}")
+    previous = ledger.records.get(RUN_KIND, key)
     if link is not None and previous is not None and previous.outcome == "synced":
         return DealOutcome(crm_name, deal_id, "synced", message="already invoiced",
                            invoice_id=link.invoice_id, doc_number=link.doc_number)
     deal = crm.get_deal(deal_id)
     check_issuable(deal, settings)
     created = False
+    invoice: dict[str, Any] | None = None
     if link is None:
-        customer = find_or_create_customer(qbo, deal, settings, company) if not dry_run else _preview_customer(deal, settings)
+        if dry_run:
+            customer, new_customer = _preview_customer(deal, settings), True
+        else:
+            customer, new_customer = find_or_create_customer(qbo, deal, settings, company, customers)
         draft = build_invoice(deal, settings, company, customer, customer_draft(deal, settings),
                               realm_id=qbo.realm_id, today=today_for(company))
         if dry_run:
             return DealOutcome(crm_name, deal_id, "preview", total=draft.total, draft=draft,
                                message=f"would invoice {customer.display_name}")
-        invoice, made = qbo.create_invoice_once(draft.payload, draft.request_id, draft.marker)
+        # An earlier attempt (a record exists) may have created the invoice; a customer created just
+        # now cannot have one. Otherwise the lookup is skipped and the requestid covers retries.
+        ledger.records.begin(RUN_KIND, "deal", key, flow_run_id=flow_run_id, message=INTERRUPTED)
+        invoice, made = qbo.create_invoice_once(draft.payload, draft.request_id, draft.marker,
+                                                lookup=previous is not None and not new_customer)
         result = ledger.links.record(crm=crm_name, deal_id=deal_id, realm_id=qbo.realm_id, invoice_id=str(invoice["Id"]),
                                    doc_number=invoice.get("DocNumber", ""), customer_id=customer.id,
                                    request_id=draft.request_id)
         link, created = result.link, made and result.created
         if created and settings.send_on_create:
-            qbo.send_invoice(link.invoice_id)
-    invoice = qbo.get_invoice(link.invoice_id, include_link=True)
+            invoice = qbo.send_invoice(link.invoice_id)
+        if not created or (company.online_payments and (invoice.get("BillEmail") or {}).get("Address")):
+            invoice = None  # read it back: another attempt's invoice, or QBO adds the pay link on reads only
+    if invoice is None:
+        invoice = qbo.get_invoice(link.invoice_id, include_link=True)
     write_back(crm, deal, invoice, qbo)
     return DealOutcome(crm_name, deal_id, "synced", invoice_id=link.invoice_id, doc_number=invoice.get("DocNumber", ""),
                        total=money(invoice.get("TotalAmt")), created=created)

@@ -154,22 +154,29 @@ def test_crash_between_qbo_reply_and_ledger_write_returns_the_first_invoice(conf
     env.mark_won(deal)
     ctx = configured.context()
     company = company_context(ctx.qbo, ctx.settings)
-    # The first attempt reaches QBO and "dies" before the ledger write: run the QBO half only.
+    # The first attempt notes its start, reaches QBO and "dies" before the link: run that half only.
     from dealbooks.domain.customer import customer_draft
     from dealbooks.domain.invoice import build_invoice
-    from dealbooks.tasks.invoicing import find_or_create_customer, today_for
+    from dealbooks.tasks.invoicing import INTERRUPTED, RUN_KIND, find_or_create_customer, today_for
 
     crm_deal = ctx.crm("pipedrive").get_deal(deal)
-    customer = find_or_create_customer(ctx.qbo, crm_deal, ctx.settings, company)
+    customer, _ = find_or_create_customer(ctx.qbo, crm_deal, ctx.settings, company)
     draft = build_invoice(crm_deal, ctx.settings, company, customer, customer_draft(crm_deal, ctx.settings),
                           realm_id=ctx.qbo.realm_id, today=today_for(company))
-    first, created = ctx.qbo.create_invoice_once(draft.payload, draft.request_id, draft.marker)
+    assert ctx.ledger.records.begin(RUN_KIND, "deal", f"pipedrive:{deal}", message=INTERRUPTED)
+    first, created = ctx.qbo.create_invoice_once(draft.payload, draft.request_id, draft.marker, lookup=False)
     assert created and ctx.ledger.links.get("pipedrive", deal) is None
+    left = ctx.ledger.records.get(RUN_KIND, f"pipedrive:{deal}")
+    assert (left.outcome, left.category, left.attempts) == ("failed", "interrupted", 0)
 
+    # Days later QBO no longer remembers the requestid: only the lookup-before-create can find it.
+    httpx.post(f"{configured.sandbox.url}/_sandbox/clock", json={"advance_days": 3}).raise_for_status()
     result = _run(configured, "pipedrive", deal)  # the retry after the crash
     assert result["counts"] == {"synced": 1}
     assert [inv["Id"] for inv in qbo_invoices(configured)] == [first["Id"]]
     assert ctx.ledger.links.get("pipedrive", deal).invoice_id == str(first["Id"])
+    done = ctx.ledger.records.get(RUN_KIND, f"pipedrive:{deal}")
+    assert (done.outcome, done.attempts) == ("synced", 1)
 
 
 def test_dropped_responses_and_5xx_never_make_a_second_invoice(configured: Any) -> None:
@@ -234,3 +241,34 @@ def test_poll_finds_won_deals_whose_webhooks_were_lost_and_retries_failures(conf
     second = poll_won_deals([name], blocks=configured.blocks)
     assert {row["deal"] for row in second["deals"]} == {f"{name}:{bad}"}  # only the failure is retried
     assert len(qbo_invoices(configured)) == 1
+
+
+@pytest.mark.parametrize("online_payments", [False, True])
+def test_a_run_spends_one_create_per_invoice_and_reads_back_only_for_the_pay_link(
+        configured: Any, online_payments: bool) -> None:
+    from tests.crm.pipedrive_env import make_env
+
+    env = make_env(configured.sandbox)
+    qbo_control(configured, "preferences", {"online_payments": online_payments})
+    deals = [env.create_deal(f"Repeat order {i}", org_name="Repeat Buyer Ltd", email="ap@repeat.example",
+                             products=[CONSULTING]) for i in range(3)]
+    for deal in deals:
+        env.mark_won(deal)
+    ctx = configured.context()
+    company_context(ctx.qbo, ctx.settings)  # the token refresh and company read are not what is counted here
+    qbo_control(configured, "stats", {})
+
+    result = invoice_on_deal_won("pipedrive", deals, blocks=configured.blocks)
+
+    assert result["counts"] == {"synced": 3}
+    calls = {k: v["count"] for k, v in qbo_control(configured, "stats")["endpoints"].items() if "/v3/" in k}
+    creates = calls.pop("POST /v3/company/{realm}/invoice")
+    reads = calls.pop("GET /v3/company/{realm}/invoice/{id}", 0)
+    assert creates == 3, "one create per deal, no lookup-before-create on a first attempt"
+    assert reads == (3 if online_payments else 0), "the pay link is only on reads; without it nothing is re-read"
+    assert calls.pop("POST /v3/company/{realm}/customer") == 1, "the customer is created once for the run"
+    queries = calls.pop("POST /v3/company/{realm}/query", 0) + calls.pop("GET /v3/company/{realm}/query", 0)
+    assert queries == 2 + 3, "customer by email and by name once; the company read (items, terms, tax codes)"
+    assert calls == {"GET /v3/company/{realm}/companyinfo/{id}": 1, "GET /v3/company/{realm}/preferences": 1}
+    urls = {env.read_invoice_fields(d)["invoice_url"] for d in deals}
+    assert all(("/comm/invoice" in url) == online_payments for url in urls), urls

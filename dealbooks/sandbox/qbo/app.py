@@ -124,7 +124,7 @@ class AccountingApi:
         with self.state.lock:
             if request_id:
                 cached = company.doc["requests"].get(request_id)
-                if cached is not None:
+                if cached is not None and cached["at"] >= self.state.now().timestamp() - REQUEST_RETENTION:
                     return Response(cached["body"], status_code=200, media_type="application/json")
             response = self._mutate(company, parts, params, raw, events, decorate)
             if request_id and response.status_code == 200:
