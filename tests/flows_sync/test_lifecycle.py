@@ -74,3 +74,42 @@ def test_invoice_lifecycle_reaches_deals_in_both_crms(world) -> None:
     assert any("is now <b>Overdue</b>" in n for n in world.notes("Late Co"))
     again = world.sync(as_of=due + timedelta(days=1))
     assert again["changed"] == 0 and again["deals"]["written"] == 0
+
+    # the overdue summary: count and total per owner in the overdue channel, once per day
+    from dealbooks.flows.status_sync import overdue_summary
+
+    before = len(world.slack_messages())
+    posted = overdue_summary(as_of=due + timedelta(days=1), blocks=world.blocks)
+    assert posted == {"posted": True, "channel": "#ar-overdue", "overdue": 3}
+    [summary] = world.slack_messages()[before:]
+    assert summary["channel"] != world.slack_messages()[0]["channel"], "not the payments channel"
+    assert "3 overdue invoices totalling $1,800.00 across 2 owners" in summary["text"], summary["text"]  # 700+600+500
+    repeat = overdue_summary(as_of=due + timedelta(days=1), blocks=world.blocks)
+    assert repeat["posted"] is False and repeat["reason"] == "already posted today"
+    assert len(world.slack_messages()) == before + 1
+
+
+def test_dealbooks_sync_command_runs_the_sync_and_prints_its_health(world) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from dealbooks.commands.sync import sync
+
+    invoice = world.won_deal("pipedrive", "Command Co", "900")
+    app = typer.Typer()
+    app.command("sync")(sync)
+    app.command("noop")(lambda: None)  # keeps typer from collapsing the group into a single command
+    blocks = [f"--block={kind}={name}" for kind, name in world.blocks.items()]
+    runner = CliRunner()
+    first = runner.invoke(app, ["sync", "--full", *blocks], env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("full sync") and "Sync health" in first.output
+
+    world.pay(invoice, "900")
+    paid = runner.invoke(app, ["sync", *blocks], env={"COLUMNS": "200"})
+    assert paid.exit_code == 0, paid.output
+    assert "1 changed, 1 deals written, 0 failed" in paid.output and "'sent': 1" in paid.output, paid.output
+    assert world.fields("Command Co")["status"] == "paid"
+
+    wrong = runner.invoke(app, ["sync", "--block", "qbo"])
+    assert wrong.exit_code != 0 and "qbo" in wrong.output
