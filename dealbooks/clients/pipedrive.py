@@ -88,6 +88,7 @@ class PipedriveClient:
         self._field_keys: dict[str, str] = dict(field_keys or {})
         self._field_types: dict[str, str] = {}
         self._users: dict[int, str] | None = None
+        self._product_code_cache: dict[int, str] = {}
         self._gate = threading.Lock()
         self._blocked_until = 0.0
         self.calls = 0
@@ -309,13 +310,14 @@ class PipedriveClient:
                       phone=_primary(raw.get("phones")), fields=dict(raw.get("custom_fields") or {}))
 
     def _product_codes(self, product_ids: set[int]) -> dict[int, str]:
-        codes: dict[int, str] = {}
-        ids = sorted(product_ids)
+        """Product codes (our SKUs) by id; each product is read once per client (one flow run)."""
+        codes = self._product_code_cache
+        ids = sorted(product_ids - codes.keys())
         for start in range(0, len(ids), 100):
             chunk = ",".join(str(i) for i in ids[start:start + 100])
             for product in self._pages("/api/v2/products", {"ids": chunk}):
                 codes[int(product["id"])] = product.get("code") or ""
-        return codes
+        return {i: codes[i] for i in product_ids if i in codes}
 
     def _owner_name(self, owner_id: Any) -> str:
         if not owner_id:

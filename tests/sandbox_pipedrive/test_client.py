@@ -49,6 +49,17 @@ def test_get_deal_maps_everything_in_few_calls(pd: Any, api: httpx.Client) -> No
     assert deal.url == f"https://dealbooks-sandbox.pipedrive.com/deal/{deal_id}"
 
 
+def test_the_product_catalogue_is_read_once_per_client(pd: Any, api: httpx.Client) -> None:
+    first, second = won_deal(api, "First"), won_deal(api, "Second")
+    control(pd, "POST", "/pipedrive/stats")
+    with client_for(pd) as client:
+        deals = [client.get_deal(str(first)), client.get_deal(str(second))]
+    endpoints = control(pd, "GET", "/pipedrive/stats")["endpoints"]
+    catalogue = {k: v for k, v in endpoints.items() if "/api/v2/products" in k and "/deals/" not in k}
+    assert sum(v["count"] if isinstance(v, dict) else v for v in catalogue.values()) == 1, endpoints
+    assert [d.lines[0].sku for d in deals] == ["LIC-PRO", "LIC-PRO"]
+
+
 def test_deal_url_looks_up_company_domain(pd: Any) -> None:
     with client_for(pd, company_domain="") as client:
         assert client.deal_url("5") == "https://dealbooks-sandbox.pipedrive.com/deal/5"
