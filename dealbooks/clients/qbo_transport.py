@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 from dealbooks.clients.qbo_auth import RealmLock, TokenManager, TokenStore
 from dealbooks.clients.qbo_errors import classify
 from dealbooks.clients.ratelimit import RateLimiter, get_limiter
-from dealbooks.exceptions import QboAuthError, QboError, QboRetryableError
+from dealbooks.exceptions import ConfigurationError, QboAuthError, QboError, QboRetryableError
 
 T = TypeVar("T")
 
@@ -166,13 +166,7 @@ class QboTransport:
         for url in (connection.environment, connection.api_base or ""):
             if is_loopback_http(url):
                 os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        try:
-            self.auth_client = AuthClient(connection.client_id, connection.client_secret,
-                                          connection.redirect_uri, connection.environment)
-        except (AuthClientError, requests.RequestException, ValueError) as exc:
-            raise QboRetryableError("Could not read Intuit's OAuth discovery document "
-                                    f"({type(exc).__name__}); check the QuickBooks environment/discovery URL.",
-                                    code="discovery") from None
+        self.auth_client = self._auth_client(connection)
         self._transport = _Transport(self.retry.timeout)
         self.auth_client.mount("https://", self._transport)
         self.auth_client.mount("http://", self._transport)
@@ -247,6 +241,37 @@ class QboTransport:
             if throttled:
                 self.limiter.penalize(delay)
             self._sleep(delay)
+
+    def _auth_client(self, connection: Any) -> AuthClient:
+        """intuitlib's client, which reads the OAuth discovery document; a busy or unreachable
+        service is retried, and every failure says what it was."""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return AuthClient(connection.client_id, connection.client_secret, connection.redirect_uri,
+                                  connection.environment)
+            except AuthClientError as exc:
+                status = exc.status_code
+                if status == 429 or status >= 500:
+                    message = (f"Intuit's OAuth discovery document answered HTTP {status} (the service is busy "
+                               "or failing); dealbooks retried it. Try again in a minute.")
+                    retryable = True
+                else:
+                    message = (f"Intuit's OAuth discovery document answered HTTP {status}: check the QuickBooks "
+                               "environment (sandbox, production or a discovery URL) on the credentials block.")
+                    retryable = False
+            except requests.RequestException as exc:
+                message = (f"Could not reach Intuit's OAuth discovery document ({type(exc).__name__}): check the "
+                           "network and the QuickBooks environment on the credentials block.")
+                retryable = True
+            except ValueError:
+                raise ConfigurationError("Intuit's OAuth discovery document is not valid JSON: check the QuickBooks "
+                                         "environment (sandbox, production or a discovery URL).") from None
+            if not retryable:
+                raise ConfigurationError(message)
+            if attempt == self.retry.max_attempts:
+                raise QboRetryableError(message, code="discovery")
+            self._sleep(min(self.retry.base_delay * 2 ** (attempt - 1), self.retry.max_delay))
+        raise AssertionError("unreachable")
 
     def _classify(self, exc: Exception, response: requests.Response | None) -> QboError:
         status = response.status_code if response is not None else None

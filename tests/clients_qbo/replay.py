@@ -19,6 +19,7 @@ from typing import Any
 class ReplayServer:
     def __init__(self) -> None:
         self.replies: deque[tuple[int, str, dict[str, str]]] = deque()
+        self.discovery_statuses: deque[int] = deque()  # answered (empty body) before the real document
         self.refresh_token = "rt-" + secrets.token_hex(16)
         self.access_tokens: set[str] = set()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -40,6 +41,9 @@ class ReplayServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if self.path.startswith("/disc") and server.discovery_statuses:
+                    self._send(server.discovery_statuses.popleft(), "{}")
+                    return
                 if self.path.startswith("/disc"):
                     base = f"http://127.0.0.1:{server.port}"
                     self._send(200, json.dumps({

@@ -186,3 +186,29 @@ def test_parse_fault_body_shapes() -> None:
 def test_redact_patterns() -> None:
     text = redact('Authorization: Bearer abc.def-ghi {"refresh_token": "RT123456789"} Basic Y2lkOnNlY3JldA==')
     assert "abc.def-ghi" not in text and "RT123456789" not in text and "Y2lkOnNlY3JldA" not in text
+
+
+def test_a_busy_discovery_document_is_retried_and_named(replay: ReplayServer, tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "t.json", initial_refresh_token=replay.refresh_token)
+    conn = QboConnection("cid", "replay-client-secret-123", "9130", replay.discovery_url, replay.api_base)
+    sleeps: list[float] = []
+    replay.discovery_statuses.extend([429, 503])
+    client = QboClient.connect(conn, store, retry=FAST, sleep=sleeps.append)
+    assert client.find_customer_by_name("A") is None and len(sleeps) == 2
+
+    replay.discovery_statuses.extend([429] * FAST.max_attempts)
+    with pytest.raises(QboRetryableError) as busy:
+        QboClient.connect(conn, store, retry=FAST, sleep=sleeps.append)
+    assert "answered HTTP 429" in busy.value.message and "Try again" in busy.value.message
+
+
+def test_a_wrong_discovery_url_is_a_configuration_error(replay: ReplayServer, tmp_path: Path) -> None:
+    from dealbooks.exceptions import ConfigurationError
+
+    store = FileTokenStore(tmp_path / "t.json", initial_refresh_token=replay.refresh_token)
+    conn = QboConnection("cid", "replay-client-secret-123", "9130", replay.discovery_url, replay.api_base)
+    replay.discovery_statuses.append(404)
+    with pytest.raises(ConfigurationError) as wrong:
+        QboClient.connect(conn, store, retry=FAST, sleep=lambda _: None)
+    assert "HTTP 404" in wrong.value.message and "environment" in wrong.value.message
+    assert replay.token_calls == 0, "nothing is sent to a token endpoint that was never discovered"
