@@ -12,6 +12,7 @@ custom-field hash key or a HubSpot property name).
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from prefect.blocks.core import Block
@@ -76,6 +77,9 @@ class InvoiceSettings(Block):
     reminder_days: list[int] = Field(default_factory=lambda: [1, 7, 14, 30],
                                      description="Days overdue at which a reminder email goes out, one step each.")
     reminder_business_days: bool = Field(default=True, description="Send reminders on business days only (Monday to Friday).")
+    reminder_holidays: list[date] = Field(
+        default_factory=list, description="Company-local holidays (YYYY-MM-DD): no reminders go out and, with "
+                                          "business days on, they do not count as days overdue.")
     reminder_from: str = Field(default="billing@example.com", description="From address of reminder emails.")
     reminder_reply_to: str | None = Field(default=None, description="Reply-To address of reminder emails.")
     do_not_remind_field: str | None = Field(

@@ -12,7 +12,7 @@ Rules:
   (and the skips) in ``already_sent`` returns nothing.
 - Nothing for invoices that are paid, voided or deleted, have no balance or no due date.
 - Nothing for invoices matched by ``do_not_remind``.
-- Business-day mode sends nothing on a weekend day or a listed holiday.
+- Nothing is sent on a listed holiday; business-day mode sends nothing on a weekend day either.
 - Recipient: the invoice's ``BillEmail``, else the mapped CRM email, else the reminder comes back
   with ``failure_reason="no_recipient"`` (to be recorded as a failure, not sent).
 """
@@ -39,7 +39,8 @@ class ReminderCadence:
         steps: Days overdue at which a reminder is due; sorted and de-duplicated on creation.
         business_days: Count only Monday–Friday days that are not in ``holidays``, and send
             nothing on other days.
-        holidays: Company-local non-working dates (business-day mode only).
+        holidays: Company-local non-working dates: nothing is sent on them; in business-day mode
+            they do not count as days overdue either.
     """
 
     steps: tuple[int, ...] = DEFAULT_STEPS
@@ -55,7 +56,7 @@ class ReminderCadence:
 
     def is_sending_day(self, day: date) -> bool:
         """Whether reminders may go out on ``day`` (always true in calendar-day mode)."""
-        return not self.business_days or (day.weekday() < 5 and day not in self.holidays)
+        return day not in self.holidays and (not self.business_days or day.weekday() < 5)
 
     def days_overdue(self, due_date: date, today: date) -> int:
         """Days overdue on ``today``: calendar days, or business days after ``due_date`` up to and

@@ -117,14 +117,15 @@ def company_profile(qbo: Any, settings: Any) -> CompanyProfile:
 
 
 def cadence_from(settings: Any) -> ReminderCadence | None:
-    """The cadence of ``InvoiceSettings`` (``reminder_days``, business days); None when it is empty.
+    """The cadence of ``InvoiceSettings`` (``reminder_days``, business days, holidays); None when it is empty.
 
     A 0 in ``reminder_days`` is ignored: on the due date an invoice is not overdue yet.
     """
     steps = tuple(day for day in settings.reminder_days if day >= 1)
     if not steps:
         return None
-    return ReminderCadence(steps=steps, business_days=bool(settings.reminder_business_days))
+    return ReminderCadence(steps=steps, business_days=bool(settings.reminder_business_days),
+                           holidays=frozenset(getattr(settings, "reminder_holidays", None) or ()))
 
 
 def truthy(value: Any) -> bool:

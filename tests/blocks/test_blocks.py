@@ -93,7 +93,8 @@ def test_slack_channel_routing() -> None:
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.parametrize("block", _examples() + [InvoiceSettings(item_mapping={"SKU-1": "5"}, reminder_days=[3])],
+@pytest.mark.parametrize("block", _examples() + [InvoiceSettings(item_mapping={"SKU-1": "5"}, reminder_days=[3],
+                                                                  reminder_holidays=["2026-12-25"])],
                          ids=lambda b: type(b).__name__)
 def test_save_load_round_trip_keeps_secrets_masked(block: Block) -> None:
     name = f"rt-{type(block).__name__.lower()}"

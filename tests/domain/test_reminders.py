@@ -131,6 +131,25 @@ def test_business_days_skip_weekends_and_holidays() -> None:
     assert tuesday.days_overdue == 1
 
 
+def test_calendar_days_send_nothing_on_a_holiday_but_count_it() -> None:
+    cadence = ReminderCadence(steps=(1, 3), holidays=frozenset({DUE + timedelta(days=1)}))
+    assert due_reminders([OVERDUE], DUE + timedelta(days=1), cadence) == []  # the holiday itself
+    [next_day] = due_reminders([OVERDUE], DUE + timedelta(days=2), cadence)
+    assert (next_day.step, next_day.days_overdue) == (1, 2)
+
+
+def test_invoice_settings_holidays_reach_the_cadence() -> None:
+    from dealbooks.blocks import InvoiceSettings
+    from dealbooks.tasks.reminders import cadence_from
+
+    settings = InvoiceSettings(reminder_holidays=["2026-12-25", "2026-12-24"], reminder_business_days=True)
+    cadence = cadence_from(settings)
+    assert cadence is not None and cadence.holidays == {date(2026, 12, 24), date(2026, 12, 25)}
+    assert not cadence.is_sending_day(date(2026, 12, 24)) and cadence.is_sending_day(date(2026, 12, 23))
+    with pytest.raises(ValueError):
+        InvoiceSettings(reminder_holidays=["Christmas"])
+
+
 def test_business_day_simulation_over_a_month() -> None:
     cadence = ReminderCadence(steps=(1, 7, 14), business_days=True)
     log = _simulate(range(0, 40), cadence)
