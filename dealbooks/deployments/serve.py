@@ -26,7 +26,7 @@ def build_deployments(settings: InvoiceSettings | None = None, *, blocks: dict[s
         triggers: attach the Prefect event triggers (webhook receiver in ``--dispatch events`` mode).
     """
     from dealbooks.flows.invoice_on_won import invoice_on_deal_won, poll_won_deals
-    from dealbooks.flows.status_sync import payment_alerts, status_sync
+    from dealbooks.flows.status_sync import overdue_summary, payment_alerts, status_sync
     from dealbooks.flows.reminders import overdue_reminders
 
     settings = settings or InvoiceSettings()
@@ -61,6 +61,10 @@ def build_deployments(settings: InvoiceSettings | None = None, *, blocks: dict[s
             name="overdue-reminders", schedules=[Cron(settings.reminders_cron, timezone=settings.timezone)],
             parameters=params, concurrency_limit=single, tags=["dealbooks"],
             description=f"Overdue reminder emails at {settings.reminder_days} days overdue."),
+        overdue_summary.to_deployment(
+            name="overdue-summary", schedules=[Cron(settings.reminders_cron, timezone=settings.timezone)],
+            parameters=params, concurrency_limit=single, tags=["dealbooks"],
+            description="The day's overdue invoices, count and total per owner, to the Slack overdue channel."),
     ]
 
 

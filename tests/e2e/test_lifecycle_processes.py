@@ -27,7 +27,8 @@ from tests.e2e.api import PrefectApi, SandboxApi, qbo_client, wait_for, with_api
 from tests.e2e.procs import VENV_BIN, Stack, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420), pytest.mark.xdist_group("e2e")]
-DEPLOYMENTS = {"invoice-on-deal-won", "poll-won-deals", "status-sync", "payment-alerts", "overdue-reminders"}
+DEPLOYMENTS = {"invoice-on-deal-won", "poll-won-deals", "status-sync", "payment-alerts", "overdue-reminders",
+               "overdue-summary"}
 
 
 class SandboxHandle:
@@ -54,7 +55,7 @@ def test_deals_won_to_invoices_alerts_and_reminders_through_served_deployments(t
         stack.start("webhooks", [str(VENV_BIN / "dealbooks"), "webhooks", "serve", "--port", str(port)])
         stack.wait_http(f"{receiver}/healthz", "webhooks")
         prefect = PrefectApi(api_url)
-        wait_for(lambda: DEPLOYMENTS <= set(prefect.deployments()), "the five served deployments", 90,
+        wait_for(lambda: DEPLOYMENTS <= set(prefect.deployments()), "the six served deployments", 90,
                  diagnose=lambda: stack.tail("serve"))
         sandbox = SandboxApi(config)
         sandbox.register_webhooks(receiver)

@@ -55,7 +55,7 @@ def test_a_burst_of_won_deals_is_invoiced_once_by_two_workers(tmp_path: Path) ->
         stack.run("deploy", [prefect_cli, "--no-prompt", "deploy", "--all"], cwd=REPO, timeout=180)
         prefect = PrefectApi(api_url)
         assert {"invoice-on-deal-won", "poll-won-deals", "status-sync", "payment-alerts",
-                "overdue-reminders"} <= set(prefect.deployments())
+                "overdue-reminders", "overdue-summary"} <= set(prefect.deployments())
         for worker in ("worker-a", "worker-b"):
             stack.start(worker, [prefect_cli, "worker", "start", "--pool", "dealbooks", "--name", worker,
                                  "--limit", "4"])
