@@ -7,7 +7,7 @@ Implementations: ``dealbooks.clients.pipedrive.PipedriveClient`` (httpx) and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -47,6 +47,10 @@ class CrmClient(Protocol):
 
     def add_note(self, deal_id: str, content: str) -> str:
         """Add a note to the deal's timeline; returns the note id. ``content`` is simple HTML."""
+
+    def add_notes(self, notes: Sequence[tuple[str, str]]) -> list[str | Exception]:
+        """Add many ``(deal_id, content)`` notes (HubSpot: batches of 100); returns, in order, each
+        note's id or the exception for that note."""
 
     def deal_url(self, deal_id: str) -> str:
         """Where a person opens the deal in the CRM's UI."""

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -282,6 +282,16 @@ class PipedriveClient:
                                       status=404) from None
             raise
         return str(body["data"]["id"])
+
+    def add_notes(self, notes: Sequence[tuple[str, str]]) -> list[str | Exception]:
+        """Pipedrive has no batch note API: one request per note; each result is the id or the error."""
+        out: list[str | Exception] = []
+        for deal_id, content in notes:
+            try:
+                out.append(self.add_note(deal_id, content))
+            except CrmError as exc:
+                out.append(exc)
+        return out
 
     def deal_url(self, deal_id: str) -> str:
         """``https://{company_domain}.pipedrive.com/deal/{id}``."""

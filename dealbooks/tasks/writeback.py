@@ -178,17 +178,23 @@ def write_back_deals(*, ledger: Ledger, qbo: Any, crm_for: Callable[[str], CrmCl
                                          primary_invoice_id=primary, url_template=url_template)
         errors = _write(crm_for, crm_name, fields)
         crm = None if any(isinstance(errors.get(k[1]), _Unavailable) for k in keys) else crm_for(crm_name)
+        crm_results: list[DealResult] = []
         for key in keys:
             error = errors.get(key[1])
             ids = [link.invoice_id for link in deals[key]]
             if isinstance(error, _Unavailable):
                 error = error.cause
             if error is not None:
-                results.append(DealResult(crm_name, key[1], "failed", getattr(error, "category", "internal"),
-                                          _message(error), ids, fields[key[1]]))
-                continue
-            added = _add_notes(ledger, crm, crm_name, key[1], notes.get(key, [])) if crm is not None else 0
-            results.append(DealResult(crm_name, key[1], "synced", invoice_ids=ids, fields=fields[key[1]], notes=added))
+                crm_results.append(DealResult(crm_name, key[1], "failed", getattr(error, "category", "internal"),
+                                              _message(error), ids, fields[key[1]]))
+            else:
+                crm_results.append(DealResult(crm_name, key[1], "synced", invoice_ids=ids, fields=fields[key[1]]))
+        written = [(r.deal_id, item) for r in crm_results if r.outcome == "synced"
+                   for item in notes.get((crm_name, r.deal_id), [])]
+        added = _add_notes(ledger, crm, crm_name, written) if crm is not None else {}
+        for result in crm_results:
+            result.notes = added.get(result.deal_id, 0)
+        results += crm_results
     return results
 
 
@@ -216,18 +222,23 @@ def _message(exc: BaseException) -> str:
     return text[:1000]
 
 
-def _add_notes(ledger: Ledger, crm: CrmClient, crm_name: str, deal_id: str, items: list[NoteItem]) -> int:
-    added = 0
-    for item in items:
-        key = f"{crm_name}:{deal_id}:{item.key}"[:200]
-        if not ledger.notifications.claim(NOTE_KIND, key):
+def _add_notes(ledger: Ledger, crm: CrmClient, crm_name: str, items: list[tuple[str, NoteItem]]) -> dict[str, int]:
+    """Each note at most once (claimed in the ledger first), sent in one ``add_notes`` call; notes
+    added per deal. A failed note is recorded and retried with the deal's next change."""
+    claimed = [(deal_id, item, f"{crm_name}:{deal_id}:{item.key}"[:200]) for deal_id, item in items]
+    claimed = [c for c in claimed if ledger.notifications.claim(NOTE_KIND, c[2])]
+    if not claimed:
+        return {}
+    try:
+        replies: list[str | Exception] = list(crm.add_notes([(deal_id, note_html(item)) for deal_id, item, _ in claimed]))
+    except Exception as exc:  # the fields are written; the notes are retried with the deals' next change
+        replies = [exc] * len(claimed)
+    added: dict[str, int] = defaultdict(int)
+    for (deal_id, _item, key), reply in zip(claimed, replies, strict=True):
+        if isinstance(reply, Exception):
+            ledger.notifications.mark_failed(NOTE_KIND, key, _message(reply))
+            log.warning("note on %s:%s failed: %s", crm_name, deal_id, _message(reply))
             continue
-        try:
-            note_id = crm.add_note(deal_id, note_html(item))
-        except Exception as exc:  # the fields are written; the note is retried with the deal's next change
-            ledger.notifications.mark_failed(NOTE_KIND, key, _message(exc))
-            log.warning("note on %s:%s failed: %s", crm_name, deal_id, _message(exc))
-            continue
-        ledger.notifications.mark_sent(NOTE_KIND, key, {"note_id": str(note_id)})
-        added += 1
-    return added
+        ledger.notifications.mark_sent(NOTE_KIND, key, {"note_id": str(reply)})
+        added[deal_id] += 1
+    return dict(added)

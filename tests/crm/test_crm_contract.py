@@ -170,6 +170,18 @@ def test_notes_are_added_in_order(crm_env: Any) -> None:
     assert "1042" in contents[0] and "💸" in contents[1]
 
 
+def test_many_notes_at_once_and_a_missing_deal_costs_only_its_own_note(crm_env: Any) -> None:
+    first, second = crm_env.create_deal("Batch one", products=[]), crm_env.create_deal("Batch two", products=[])
+    notes = [(first, "<p>Invoice <b>2001</b> is now overdue</p>"), ("99999999", "<p>nobody home</p>"),
+             (second, "<p>Payment of 10.00 USD received</p>"), (first, "<p>Invoice <b>2001</b> paid</p>")]
+    replies = crm_env.client.add_notes(notes)
+    assert [isinstance(r, Exception) for r in replies] == [False, True, False, False]
+    assert isinstance(replies[1], CrmError) and len({replies[0], replies[2], replies[3]}) == 3
+    assert len([n for n in crm_env.notes(first) if "2001" in n]) == 2
+    assert len(crm_env.notes(second)) == 1, "the refused batch created nothing twice"
+    assert crm_env.client.add_notes([]) == []
+
+
 def test_unknown_deal_is_not_found(crm_env: Any) -> None:
     with pytest.raises(CrmNotFound) as info:
         crm_env.client.get_deal("99999999")

@@ -115,3 +115,23 @@ def test_add_note_and_missing_deal(hs):
     assert [r.to_object_id for r in linked] == [note_id]
     with pytest.raises(CrmNotFound):
         client.add_note("777777", "<p>x</p>")
+
+
+def test_notes_go_100_per_batch_and_a_refused_batch_falls_back_note_by_note(hs):
+    api, client = hs.client(), _client(hs)
+    deals = [d.id for d in api.crm.deals.batch_api.create({"inputs": [{"properties": {"dealname": f"N{i}"}}
+                                                                      for i in range(3)]}).results]
+    notes = [(deals[i % 3], f"<p>Payment {i} received</p>") for i in range(150)]
+    httpx.post(hs.url + "/_sandbox/hubspot/stats")
+    replies = client.add_notes(notes)
+    stats = httpx.get(hs.url + "/_sandbox/hubspot/stats").json()["by_endpoint"]
+    assert stats == {"POST /crm/v3/objects/notes/batch/create": 2}
+    assert len(set(replies)) == 150 and all(isinstance(r, str) for r in replies)
+    linked = api.crm.associations.v4.basic_api.get_page("deals", deals[0], "notes", limit=500).results
+    assert {r.to_object_id for r in linked} == {replies[i] for i in range(0, 150, 3)}, "each id is its own deal's note"
+
+    httpx.post(hs.url + "/_sandbox/hubspot/stats")
+    mixed = client.add_notes([(deals[0], "<p>kept</p>"), ("777777", "<p>lost</p>"), (deals[1], "<p>kept too</p>")])
+    stats = httpx.get(hs.url + "/_sandbox/hubspot/stats").json()["by_endpoint"]
+    assert stats["POST /crm/v3/objects/notes/batch/create"] == 1 and stats["POST /crm/v3/objects/notes"] == 3
+    assert isinstance(mixed[1], CrmNotFound) and isinstance(mixed[0], str) and isinstance(mixed[2], str)

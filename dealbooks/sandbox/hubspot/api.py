@@ -123,8 +123,10 @@ def build_app(ctx: Any) -> Starlette:
                     record = store.update(object_type, object_id, {}, validated=clean)
                     results.append(store.public(object_type, record, list(record["properties"])))
         elif action == "create":
-            for item in inputs:
+            for item in inputs:  # all or nothing: every input is checked before anything is created
                 store._validate(object_type, item.get("properties") or {}, None)
+                for association in item.get("associations") or []:
+                    store._association_input(object_type, association)
             for item in inputs:
                 record = store.create(object_type, item.get("properties") or {}, item.get("associations"))
                 results.append(store.public(object_type, record, list(record["properties"])))
