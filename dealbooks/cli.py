@@ -69,6 +69,34 @@ def serve(
     serve_all(blocks=parse_blocks(block), triggers=triggers, limit=limit)
 
 
+deployments_app = typer.Typer(help="Deployments for a work pool (prefect.yaml).", no_args_is_help=True)
+app.add_typer(deployments_app, name="deployments")
+
+
+@deployments_app.command("render")
+def deployments_render(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (default: print).")] = None,
+    pool: Annotated[str, typer.Option(help="The work pool the deployments run on.")] = "dealbooks",
+    queue: Annotated[str, typer.Option(help="Its work queue.")] = "default",
+    block: BlocksOption = None,
+) -> None:
+    """Write prefect.yaml with the schedules, timezone and cadence of your InvoiceSettings block."""
+    from dealbooks.deployments.manifest import render
+    from dealbooks.flows.context import DEFAULT_BLOCKS, load_block
+
+    names = parse_blocks(block)
+    settings = load_block("settings", names, required=False)
+    source = f"InvoiceSettings block {names.get('settings', DEFAULT_BLOCKS['settings'])!r}" if settings else ""
+    text = render(settings, pool=pool, queue=queue, blocks=names or None, source=source)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text)
+    typer.echo(f"wrote {output}: {text.count('- name: ')} deployments for work pool {pool!r}"
+               f"{'' if settings else ' (no InvoiceSettings block: the defaults)'}; "
+               "next: prefect --no-prompt deploy --all")
+
+
 @app.command("demo")
 def demo(
     output: Annotated[Path, typer.Option(help="Where the demo's ledger is written.")] = Path("demo-output"),

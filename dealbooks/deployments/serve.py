@@ -60,7 +60,7 @@ def build_deployments(settings: InvoiceSettings | None = None, *, blocks: dict[s
         overdue_reminders.to_deployment(
             name="overdue-reminders", schedules=[Cron(settings.reminders_cron, timezone=settings.timezone)],
             parameters=params, concurrency_limit=single, tags=["dealbooks"],
-            description=f"Overdue reminder emails at {settings.reminder_days} days overdue."),
+            description=f"Overdue reminder emails at {', '.join(map(str, settings.reminder_days))} days overdue."),
         overdue_summary.to_deployment(
             name="overdue-summary", schedules=[Cron(settings.reminders_cron, timezone=settings.timezone)],
             parameters=params, concurrency_limit=single, tags=["dealbooks"],
