@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,6 +41,8 @@ from dealbooks.clients.hubspot_mapping import (
     LINE_ITEM_PROPERTIES,
     PROPERTY_GROUP,
     invoice_property_specs,
+    note_ids_in_order,
+    note_input,
     to_deal,
     to_line_item,
     to_organization,
@@ -59,7 +61,6 @@ API_EXCEPTIONS: tuple[type[Exception], ...] = (
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, OSError)
 SEARCH_PAGE = 200
 SEARCH_WINDOW = 10000
-NOTE_TO_DEAL = 214
 
 
 class HubSpotClient:
@@ -368,14 +369,14 @@ class HubSpotClient:
                 continue
             try:
                 response = self._call(f"add {len(chunk)} notes", self._crm.objects.notes.batch_api.create,
-                                      {"inputs": [_note_input(deal_id, content) for deal_id, content in chunk]})
+                                      {"inputs": [note_input(deal_id, content) for deal_id, content in chunk]})
             except CrmError as exc:
                 if exc.status != 400:
                     out += [exc] * len(chunk)
                     continue
                 out += [self._note_or_error(deal_id, content) for deal_id, content in chunk]
                 continue
-            out += _note_ids_in_order(chunk, response.results or [])
+            out += note_ids_in_order(chunk, response.results or [])
         return out
 
     def _note_or_error(self, deal_id: str, content: str) -> str | Exception:
@@ -385,7 +386,7 @@ class HubSpotClient:
             return exc
 
     def add_note(self, deal_id: str, content: str) -> str:
-        body = _note_input(deal_id, content)
+        body = note_input(deal_id, content)
         try:
             note = self._call(f"add a note to deal {deal_id}", self._crm.objects.notes.basic_api.create, body)
         except CrmError as exc:
@@ -399,28 +400,6 @@ class HubSpotClient:
         if not self._portal_id:
             self._account()
         return f"https://{self._ui_domain}/contacts/{self._portal_id}/record/0-3/{deal_id}"
-
-
-def _note_input(deal_id: str, content: str) -> dict[str, Any]:
-    """A note create body, associated with the deal."""
-    return {"properties": {"hs_note_body": content,
-                           "hs_timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
-            "associations": [{"to": {"id": str(deal_id)}, "types": [
-                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}]}]}
-
-
-def _note_ids_in_order(chunk: list[tuple[str, str]], results: list[Any]) -> list[str | Exception]:
-    """Batch create results in input order: HubSpot does not promise the order, so each result is
-    matched by its body (equal bodies take the results in turn)."""
-    by_body: dict[str, list[str]] = {}
-    for result in results:
-        by_body.setdefault((result.properties or {}).get("hs_note_body", ""), []).append(str(result.id))
-    out: list[str | Exception] = []
-    for deal_id, content in chunk:
-        ids = by_body.get(content)
-        out.append(ids.pop(0) if ids else CrmError(f"HubSpot did not confirm the note on deal {deal_id}; "
-                                                   "it is retried with the deal's next change."))
-    return out
 
 
 def _int(value: Any) -> int:

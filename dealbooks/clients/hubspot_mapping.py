@@ -1,4 +1,4 @@
-"""HubSpot records → dealbooks' CRM-neutral types, and the write-back property definitions.
+"""HubSpot records → dealbooks' CRM-neutral types, the write-back property definitions, and notes.
 
 Pure functions (no I/O) used by ``dealbooks.clients.hubspot.HubSpotClient``. HubSpot property
 values are strings (or None); amounts become ``Decimal``, times UTC-aware datetimes.
@@ -11,7 +11,15 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dealbooks.domain.deal import INVOICE_FIELD_LABELS, Address, Deal, LineItem, Organization, Person
+from dealbooks.domain.deal import (
+    INVOICE_FIELD_LABELS,
+    Address,
+    Deal,
+    LineItem,
+    Organization,
+    Person,
+)
+from dealbooks.exceptions import CrmError
 
 BATCH_LIMIT = 100
 PROPERTY_PREFIX = "dealbooks_"
@@ -131,3 +139,28 @@ def to_deal(deal_id: str, props: Mapping[str, Any], won_stages: Collection[str],
         owner_id=props.get("hubspot_owner_id") or "", pipeline_id=props.get("pipeline") or "",
         stage_id=stage, url=url, fields=dict(props),
     )
+
+
+NOTE_TO_DEAL = 214  # association type note → deal (HUBSPOT_DEFINED)
+
+
+def note_input(deal_id: str, content: str) -> dict[str, Any]:
+    """A note create body, associated with the deal."""
+    return {"properties": {"hs_note_body": content,
+                           "hs_timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
+            "associations": [{"to": {"id": str(deal_id)}, "types": [
+                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}]}]}
+
+
+def note_ids_in_order(chunk: list[tuple[str, str]], results: list[Any]) -> list[str | Exception]:
+    """Batch create results in input order: HubSpot does not promise the order, so each result is
+    matched by its body (equal bodies take the results in turn)."""
+    by_body: dict[str, list[str]] = {}
+    for result in results:
+        by_body.setdefault((result.properties or {}).get("hs_note_body", ""), []).append(str(result.id))
+    out: list[str | Exception] = []
+    for deal_id, content in chunk:
+        ids = by_body.get(content)
+        out.append(ids.pop(0) if ids else CrmError(f"HubSpot did not confirm the note on deal {deal_id}; "
+                                                   "it is retried with the deal's next change."))
+    return out
