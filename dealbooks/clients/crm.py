@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from dealbooks.domain.deal import CrmName, Deal, DealInvoiceFields
+from dealbooks.exceptions import CrmError
 
 
 @runtime_checkable
@@ -54,3 +55,11 @@ class CrmClient(Protocol):
 
     def deal_url(self, deal_id: str) -> str:
         """Where a person opens the deal in the CRM's UI."""
+
+
+def note_or_error(client: CrmClient, deal_id: str, content: str) -> str | Exception:
+    """``client.add_note``, with the CRM's error returned instead of raised (for ``add_notes``)."""
+    try:
+        return client.add_note(deal_id, content)
+    except CrmError as exc:
+        return exc

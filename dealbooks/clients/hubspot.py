@@ -33,6 +33,7 @@ from hubspot.crm.products import ApiException as ProductsApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 from urllib3.util.retry import Retry
 
+from dealbooks.clients.crm import note_or_error
 from dealbooks.clients.hubspot_mapping import (
     BATCH_LIMIT,
     COMPANY_PROPERTIES,
@@ -365,25 +366,16 @@ class HubSpotClient:
         for start in range(0, len(notes), BATCH_LIMIT):
             chunk = list(notes[start:start + BATCH_LIMIT])
             if len(chunk) == 1:
-                out.append(self._note_or_error(*chunk[0]))
+                out.append(note_or_error(self, *chunk[0]))
                 continue
             try:
                 response = self._call(f"add {len(chunk)} notes", self._crm.objects.notes.batch_api.create,
                                       {"inputs": [note_input(deal_id, content) for deal_id, content in chunk]})
             except CrmError as exc:
-                if exc.status != 400:
-                    out += [exc] * len(chunk)
-                    continue
-                out += [self._note_or_error(deal_id, content) for deal_id, content in chunk]
+                out += [note_or_error(self, *note) for note in chunk] if exc.status == 400 else [exc] * len(chunk)
                 continue
             out += note_ids_in_order(chunk, response.results or [])
         return out
-
-    def _note_or_error(self, deal_id: str, content: str) -> str | Exception:
-        try:
-            return self.add_note(deal_id, content)
-        except CrmError as exc:
-            return exc
 
     def add_note(self, deal_id: str, content: str) -> str:
         body = note_input(deal_id, content)

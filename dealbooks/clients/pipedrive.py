@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from dealbooks.clients.crm import note_or_error
 from dealbooks.domain.deal import (INVOICE_FIELD_LABELS, Address, CrmName, Deal, DealInvoiceFields, LineItem,
                                    Organization, Person)
 from dealbooks.exceptions import CrmAuthError, CrmError, CrmNotFound, CrmRateLimited
@@ -285,13 +286,7 @@ class PipedriveClient:
 
     def add_notes(self, notes: Sequence[tuple[str, str]]) -> list[str | Exception]:
         """Pipedrive has no batch note API: one request per note; each result is the id or the error."""
-        out: list[str | Exception] = []
-        for deal_id, content in notes:
-            try:
-                out.append(self.add_note(deal_id, content))
-            except CrmError as exc:
-                out.append(exc)
-        return out
+        return [note_or_error(self, deal_id, content) for deal_id, content in notes]
 
     def deal_url(self, deal_id: str) -> str:
         """``https://{company_domain}.pipedrive.com/deal/{id}``."""
